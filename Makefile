@@ -1,0 +1,33 @@
+# Targets that set up what they need on a fresh Debian machine.
+#   make demo    run wingmate in the foreground on demo/ (Ctrl-C stops it)
+#   make test    install test dependencies, then lint, type-check and run every test
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test unit e2e lint system-packages clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check \
+		-r requirements.txt -r requirements-dev.txt
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python wingmate.py --config demo
+
+system-packages:
+	sh tests/install-system-packages.sh tests/system-packages.txt
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check _common tests wingmate.py wmpidproxy.py wmexec.py
+	$(BIN)/mypy --strict _common
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest -q tests/unit
+
+test: $(BIN)/.installed system-packages lint
+	$(BIN)/python -m pytest -q -ra tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
