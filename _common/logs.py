@@ -57,7 +57,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": _iso_time(record.created),
+            "time": iso_time(record.created),
             "program": getattr(record, "program", "-"),
             "pid": record.process,
             "level": record.levelname,
@@ -69,7 +69,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _iso_time(created: float) -> str:
+def iso_time(created: float) -> str:
     seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
