@@ -51,9 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "command", nargs="?", choices=("run", "check"), default="run"
-    )
+    parser.add_argument("command", nargs="?", choices=("run", "check"), default="run")
     parser.add_argument(
         "-c",
         "--config",
@@ -70,7 +68,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--exec", metavar="PATH", help=argparse.SUPPRESS
     )  # accepted for the original's command line; users are switched in-process
-    parser.add_argument("-v", "--version", action="version", version=f"wingmate {__version__}")
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"wingmate {__version__}"
+    )
     return parser.parse_args(argv)
 
 
@@ -90,8 +90,9 @@ def main(argv: list[str]) -> int:
     except ConfigErrors as exc:
         for error in exc.errors:
             sys.stderr.write(f"wingmate: error: {error}\n")
+        count = len(exc.errors)
         sys.stderr.write(
-            f"wingmate: {len(exc.errors)} problem(s) in {directory}; nothing was started\n"
+            f"wingmate: {count} problem(s) in {directory}; nothing was started\n"
         )
         return exc.exit_code
     except WingmateError as exc:

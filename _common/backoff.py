@@ -8,7 +8,6 @@ the stable window.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -45,7 +44,9 @@ def backoff_from_environ(environ: Mapping[str, str]) -> Backoff:
         ValueError: a variable is set but is not a non-negative number.
     """
     return Backoff(
-        stable_window_s=_seconds(environ, "WINGMATE_STABLE_WINDOW", DEFAULT_STABLE_WINDOW_S),
+        stable_window_s=_seconds(
+            environ, "WINGMATE_STABLE_WINDOW", DEFAULT_STABLE_WINDOW_S
+        ),
         max_delay_s=_seconds(environ, "WINGMATE_BACKOFF_MAX", DEFAULT_MAX_DELAY_S),
     )
 

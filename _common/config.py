@@ -435,13 +435,11 @@ class _EntryParser:
             self.fail(
                 "schedule",
                 f"cron job '{self.name.value}' has no schedule",
-                "add e.g. schedule: \"*/5 * * * *\"",
+                'add e.g. schedule: "*/5 * * * *"',
             )
         else:
             zone = timezone or local_timezone(self.loader.environ)
-            schedule = self.get(
-                "schedule", lambda raw: to_schedule(raw, zone), None
-            )
+            schedule = self.get("schedule", lambda raw: to_schedule(raw, zone), None)
         timeout_s = self.get("timeout", parse_duration, None)
         overlap = self.get("overlap", enum_of(Overlap), Overlap.SKIP)
         if not self.is_valid or schedule is None:
@@ -466,13 +464,13 @@ def to_environ(raw: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(raw, dict):
         return tuple((str(key), _env_value(value)) for key, value in raw.items())
     if not isinstance(raw, list):
-        raise ValueError("must be a list of KEY=VALUE strings|e.g. [\"PORT=8080\"]")
+        raise ValueError('must be a list of KEY=VALUE strings|e.g. ["PORT=8080"]')
     pairs = []
     for item in raw:
         key, sep, value = str(item).partition("=")
         if not isinstance(item, str) or not sep or not key:
             raise ValueError(
-                f"{item!r} is not KEY=VALUE|write each entry as \"KEY=VALUE\""
+                f'{item!r} is not KEY=VALUE|write each entry as "KEY=VALUE"'
             )
         pairs.append((key, value))
     return tuple(pairs)
@@ -491,7 +489,7 @@ def _is_plain(value: Any) -> bool:
 def to_id_name(raw: Any) -> str:
     if _is_plain(raw) and str(raw).strip():
         return str(raw).strip()
-    raise ValueError("must be a name or a number|e.g. user: app or user: \"1000\"")
+    raise ValueError('must be a name or a number|e.g. user: app or user: "1000"')
 
 
 def to_working_dir(raw: Any) -> str:
@@ -499,8 +497,7 @@ def to_working_dir(raw: Any) -> str:
         raise ValueError("must be a directory path|e.g. working_dir: /srv/app")
     if not os.path.isdir(raw):
         log.warning(
-            "working_dir %s does not exist yet; the service cannot start "
-            "until it does",
+            "working_dir %s does not exist yet; the service cannot start until it does",
             raw,
         )
     return raw
@@ -543,7 +540,7 @@ def to_timezone(raw: Any) -> Any:
 
 def to_schedule(raw: Any, zone: Any) -> Any:
     if not isinstance(raw, str):
-        raise ValueError("must be a string|quote it: schedule: \"*/5 * * * *\"")
+        raise ValueError('must be a string|quote it: schedule: "*/5 * * * *"')
     try:
         return parse_schedule(raw, zone)
     except ValueError as exc:

@@ -20,7 +20,7 @@ PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 def reap_children() -> list[tuple[int, int]]:
     """Every (pid, wait status) that can be collected now, without blocking."""
-    reaped = []
+    reaped: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

@@ -19,9 +19,7 @@ from _common.errors import TargetError, TargetNotExecutable, TargetNotFound
 from _common.spec import OutputMode, ProcessSpec, ServiceSpec
 
 
-def child_environment(
-    spec: ProcessSpec, base: Mapping[str, str]
-) -> dict[str, str]:
+def child_environment(spec: ProcessSpec, base: Mapping[str, str]) -> dict[str, str]:
     """The inherited environment plus the spec's ``environ`` and ``HOME``."""
     environ = dict(base)
     if spec.identity is not None and spec.user is not None:
@@ -41,9 +39,7 @@ def pid_proxy_command(pid_file: str, command: tuple[str, ...]) -> tuple[str, ...
     if override:
         proxy: tuple[str, ...] = (override,)
     elif getattr(sys, "frozen", False):
-        proxy = (
-            os.path.join(os.path.dirname(sys.executable), "wmpidproxy"),
-        )
+        proxy = (os.path.join(os.path.dirname(sys.executable), "wmpidproxy"),)
     else:
         top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         proxy = (sys.executable, os.path.join(top, "wmpidproxy.py"))

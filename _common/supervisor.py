@@ -11,7 +11,6 @@ import logging
 import os
 import selectors
 import signal
-import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -32,7 +31,13 @@ from _common.reaper import (
 from _common.services import Child, JobRun, Service, ServiceState
 from _common.signals import SignalPipe
 from _common.spawn import spawn
-from _common.spec import Config, JobSpec, OutputMode, Overlap, ProcessSpec, RestartPolicy
+from _common.spec import (
+    Config,
+    OutputMode,
+    Overlap,
+    ProcessSpec,
+    RestartPolicy,
+)
 from _common.sweep import leftover_pids
 from _common.timers import Timer, Timers
 
@@ -163,7 +168,9 @@ class Supervisor:
     def _forward_signal(self, sig: signal.Signals) -> None:
         for service in self.services:
             if service.child is not None:
-                service.log.debug("forwarding %s to pid %d", sig.name, service.child.pid)
+                service.log.debug(
+                    "forwarding %s to pid %d", sig.name, service.child.pid
+                )
                 _send(service.child.pid, sig)
 
     # --- services -------------------------------------------------------------
@@ -325,9 +332,7 @@ class Supervisor:
 
     # --- spawning and reaping -------------------------------------------------
 
-    def _spawn(
-        self, spec: ProcessSpec, spec_log: ServiceLogger
-    ) -> Child | TargetError:
+    def _spawn(self, spec: ProcessSpec, spec_log: ServiceLogger) -> Child | TargetError:
         pipes = self._open_pipes(spec)
         try:
             process = spawn(spec, pipes[0][1], pipes[1][1], self.environ)

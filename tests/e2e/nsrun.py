@@ -52,7 +52,9 @@ class Output:
         with self.condition:
             return b"".join(self.lines).decode("utf-8", "replace")
 
-    def wait_for(self, pattern: str, timeout_s: float = 10.0, count: int = 1) -> list[re.Match[str]]:
+    def wait_for(
+        self, pattern: str, timeout_s: float = 10.0, count: int = 1
+    ) -> list[re.Match[str]]:
         """The first ``count`` matches of ``pattern``, waiting up to the deadline."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout_s
@@ -77,8 +79,16 @@ class Namespace:
     def __init__(self, config_dir: Path, env: dict[str, str], args: list[str]) -> None:
         self.unshare = subprocess.Popen(
             [
-                "unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-                sys.executable, WINGMATE, "--config", str(config_dir), *args,
+                "unshare",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                sys.executable,
+                WINGMATE,
+                "--config",
+                str(config_dir),
+                *args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -178,7 +188,9 @@ def namespace_pid(pid: int) -> int | None:
     return None
 
 
-def wait_until(predicate: object, timeout_s: float = 10.0, what: str = "condition") -> None:
+def wait_until(
+    predicate: object, timeout_s: float = 10.0, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:

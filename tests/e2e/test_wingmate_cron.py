@@ -25,13 +25,12 @@ def test_seconds_job_fires_on_time(tmp_path: Path) -> None:
 def test_job_still_running_is_skipped(tmp_path: Path) -> None:
     """A job that outlives its interval has its next run skipped with a warning."""
     (tmp_path / "wingmate.yaml").write_text(
-        "cron:\n"
-        "  slow:\n"
-        "    command: [sleep, '2.5']\n"
-        "    schedule: '* * * * * *'\n"
+        "cron:\n  slow:\n    command: [sleep, '2.5']\n    schedule: '* * * * * *'\n"
     )
     with wingmate_in_namespace(tmp_path) as ns:
-        ns.stderr.wait_for(r"slow: still running \(pid \d+\) .*skipping this run", timeout_s=5)
+        ns.stderr.wait_for(
+            r"slow: still running \(pid \d+\) .*skipping this run", timeout_s=5
+        )
         ns.stderr.wait_for(r"slow: finished after 2\.\d+s", timeout_s=5)
         starts = re.findall(r"slow: started", ns.stderr.text())
         assert len(starts) == 1

@@ -9,7 +9,9 @@ from pathlib import Path
 from nsrun import wingmate_in_namespace
 
 
-def test_binary_long_and_unterminated_output_comes_through_whole(tmp_path: Path) -> None:
+def test_binary_long_and_unterminated_output_comes_through_whole(
+    tmp_path: Path,
+) -> None:
     """Non-UTF-8 bytes, a 1 MiB line and a last line without newline are all relayed."""
     script = tmp_path / "writer.py"
     script.write_text(

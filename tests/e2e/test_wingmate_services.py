@@ -22,7 +22,10 @@ def write_service(config: Path, name: str, body: str) -> None:
 
 
 def started_pids(output: str, name: str) -> list[int]:
-    return [int(pid) for pid in re.findall(rf"INFO {re.escape(name)}: started, pid (\d+)", output)]
+    return [
+        int(pid)
+        for pid in re.findall(rf"INFO {re.escape(name)}: started, pid (\d+)", output)
+    ]
 
 
 def test_killed_service_is_restarted_at_once(tmp_path: Path) -> None:
@@ -68,8 +71,12 @@ def test_orphans_of_a_service_are_reaped(tmp_path: Path) -> None:
 
 
 def test_service_ignoring_sigterm_is_killed_after_its_grace(tmp_path: Path) -> None:
-    """SIGTERM to wingmate ends a stubborn service with SIGKILL after the grace period."""
-    write_service(tmp_path, "stubborn", "trap '' TERM\necho ready\nwhile true; do sleep 0.05; done\n")
+    """SIGTERM to wingmate ends a stubborn service with SIGKILL after its grace."""
+    write_service(
+        tmp_path,
+        "stubborn",
+        "trap '' TERM\necho ready\nwhile true; do sleep 0.05; done\n",
+    )
     write_service(tmp_path, "polite", "exec sleep 1000\n")
     with wingmate_in_namespace(tmp_path, {"WINGMATE_STOP_TIMEOUT": "1"}) as ns:
         ns.stdout.wait_for(r"stubborn: ready")
@@ -85,7 +92,7 @@ def test_service_ignoring_sigterm_is_killed_after_its_grace(tmp_path: Path) -> N
 
 
 def test_prompt_services_stop_quickly(tmp_path: Path) -> None:
-    """With services that exit on SIGTERM, shutdown ends well before any grace period."""
+    """Services that exit on SIGTERM let shutdown end well before any grace."""
     for index in range(5):
         write_service(tmp_path, f"svc{index}", "exec sleep 1000\n")
     with wingmate_in_namespace(tmp_path) as ns:

@@ -36,7 +36,7 @@ def test_directory_comes_from_option_then_environment_then_default() -> None:
 def test_executable_files_in_service_dir_become_services_in_name_order(
     tmp_path: Path,
 ) -> None:
-    """Services from service/ are sorted by name; dotfiles and directories are ignored."""
+    """Services from service/ are sorted by name; dotfiles and dirs are ignored."""
     write(tmp_path / "service" / "b", "#!/bin/sh\n", 0o755)
     write(tmp_path / "service" / "a", "#!/bin/sh\n", 0o755)
     write(tmp_path / "service" / ".hidden", "#!/bin/sh\n", 0o755)
@@ -49,7 +49,7 @@ def test_executable_files_in_service_dir_become_services_in_name_order(
 def test_non_executable_service_file_is_skipped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A service file without the execute bit is skipped and the warning says chmod +x."""
+    """A service file without the execute bit is skipped; the warning says chmod +x."""
     write(tmp_path / "service" / "run", "#!/bin/sh\n", 0o755)
     write(tmp_path / "service" / "lazy", "#!/bin/sh\n", 0o644)
     config = load_config(str(tmp_path), {})
@@ -179,7 +179,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert any(message.startswith(f"{crontab}:2:") for message in messages)
     assert any(message.startswith(f"{yaml_path}:3: command:") for message in messages)
     assert any(message.startswith(f"{yaml_path}:6: restart:") for message in messages)
-    assert any(message.startswith(f"{yaml_path}:7: stop_signal:") for message in messages)
+    assert any(
+        message.startswith(f"{yaml_path}:7: stop_signal:") for message in messages
+    )
     assert any(
         message.startswith(f"{yaml_path}:9:") and "no schedule" in message
         for message in messages
