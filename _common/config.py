@@ -16,11 +16,12 @@ import shlex
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 from _common.crontab import CrontabEntry, parse_crontab
 from _common.errors import ConfigError, ConfigErrors, IdentityError
-from _common.schedule import local_timezone, parse_schedule
+from _common.schedule import local_timezone, parse_schedule, parse_timezone
 from _common.spec import (
     DEFAULT_STOP_TIMEOUT_S,
     Config,
@@ -56,6 +57,11 @@ SERVICE_KEYS = COMMON_KEYS | {
     "stop_timeout",
     "critical",
     "pidfile",
+    # Accepted from the original project's format:
+    "background",  # informational: pidfile is what makes a service a daemon
+    "startsecs",  # how long wmpidproxy waits for the pid file
+    "autostart",  # false: configured but never started
+    "autorestart",  # false: restart never (unless restart says otherwise)
 }
 JOB_KEYS = COMMON_KEYS | {"schedule", "timeout", "overlap", "timezone", "stop_timeout"}
 
@@ -84,6 +90,21 @@ def default_stop_timeout(environ: Mapping[str, str]) -> float:
         ) from None
 
 
+def container_timezone(environ: Mapping[str, str]) -> tzinfo:
+    """The zone jobs run in unless they name one: ``TZ``, ``/etc/localtime``.
+
+    Raises:
+        ConfigError: ``TZ`` names no known zone, or the zone file is unreadable.
+    """
+    try:
+        return local_timezone(environ)
+    except ValueError as exc:
+        raise ConfigError(
+            f"cannot tell the container's time zone: {exc}",
+            path="environment" if "TZ" in environ else "/etc/localtime",
+        ) from None
+
+
 @dataclass
 class _Loader:
     """Collects specs and errors while reading one configuration directory."""
@@ -92,6 +113,7 @@ class _Loader:
     environ: Mapping[str, str]
     has_shell: bool
     stop_timeout_s: float
+    timezone: tzinfo
     services: list[ServiceSpec] = field(default_factory=list)
     jobs: list[JobSpec] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
@@ -129,10 +151,11 @@ def load_config(
         has_shell = os.access(SHELL, os.X_OK)
     try:
         stop_timeout_s = default_stop_timeout(environ)
+        timezone = container_timezone(environ)
     except ConfigError as exc:
         raise ConfigErrors([exc]) from None
 
-    loader = _Loader(directory, environ, has_shell, stop_timeout_s)
+    loader = _Loader(directory, environ, has_shell, stop_timeout_s, timezone)
     if not os.path.isdir(directory):
         raise ConfigErrors([_missing_directory_error(directory)])
 
@@ -204,7 +227,9 @@ def _load_crontab(loader: _Loader) -> None:
     text = _read_text(loader, path)
     if text is None:
         return
-    entries, errors = parse_crontab(text, path, loader.has_shell)
+    entries, errors = parse_crontab(
+        text, path, loader.has_shell, default_timezone=loader.timezone
+    )
     loader.errors.extend(errors)
     for entry in entries:
         name = f"crontab:{entry.line}"
@@ -413,7 +438,13 @@ class _EntryParser:
 
     def service(self) -> ServiceSpec | None:
         settings = self.common()
-        restart = self.get("restart", enum_of(RestartPolicy), RestartPolicy.ALWAYS)
+        restart_default = RestartPolicy.ALWAYS
+        if self.get("autorestart", to_bool, True) is False:
+            restart_default = RestartPolicy.NEVER
+        restart = self.get("restart", enum_of(RestartPolicy), restart_default)
+        self.get("background", to_bool, False)
+        is_autostart = self.get("autostart", to_bool, True)
+        start_timeout_s = self.get("startsecs", parse_duration, None)
         stop_signal = self.get("stop_signal", to_signal, signal.SIGTERM)
         is_critical = self.get("critical", to_bool, False)
         pid_file = self.get("pidfile", to_absolute_path, None)
@@ -425,6 +456,8 @@ class _EntryParser:
             stop_signal=stop_signal,
             is_critical=is_critical,
             pid_file=pid_file,
+            start_timeout_s=start_timeout_s,
+            is_autostart=is_autostart,
         )
 
     def job(self) -> JobSpec | None:
@@ -438,7 +471,7 @@ class _EntryParser:
                 'add e.g. schedule: "*/5 * * * *"',
             )
         else:
-            zone = timezone or local_timezone(self.loader.environ)
+            zone = timezone or self.loader.timezone
             schedule = self.get("schedule", lambda raw: to_schedule(raw, zone), None)
         timeout_s = self.get("timeout", parse_duration, None)
         overlap = self.get("overlap", enum_of(Overlap), Overlap.SKIP)
@@ -531,11 +564,12 @@ def to_signal(raw: Any) -> signal.Signals:
         ) from None
 
 
-def to_timezone(raw: Any) -> Any:
+def to_timezone(raw: Any) -> tzinfo:
     try:
-        return local_timezone({"TZ": str(raw)})
+        return parse_timezone(str(raw))
     except ValueError as exc:
-        raise ValueError(f"{exc}|use a name such as UTC or Europe/Berlin") from None
+        message, _, hint = str(exc).partition("; ")
+        raise ValueError(f"{message}|{hint}") from None
 
 
 def to_schedule(raw: Any, zone: Any) -> Any:

@@ -28,8 +28,11 @@ def child_environment(spec: ProcessSpec, base: Mapping[str, str]) -> dict[str, s
     return environ
 
 
-def pid_proxy_command(pid_file: str, command: tuple[str, ...]) -> tuple[str, ...]:
-    """``command`` wrapped in wmpidproxy, found next to this program.
+def pid_proxy_command(spec: ServiceSpec) -> tuple[str, ...]:
+    """The service's command wrapped in wmpidproxy, found next to this program.
+
+    wmpidproxy gets 80% of the service's grace period to stop the daemon, so
+    that it kills a stubborn daemon itself before wingmate kills it.
 
     ``WINGMATE_PIDPROXY_PATH`` (set by ``--pid-proxy``) wins.  Otherwise a
     frozen wingmate runs the ``wmpidproxy`` binary beside it, and from source
@@ -43,7 +46,12 @@ def pid_proxy_command(pid_file: str, command: tuple[str, ...]) -> tuple[str, ...
     else:
         top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         proxy = (sys.executable, os.path.join(top, "wmpidproxy.py"))
-    return (*proxy, "--pid-file", pid_file, "--", *command)
+    assert spec.pid_file is not None
+    options = ["--pid-file", spec.pid_file]
+    options += ["--stop-timeout", f"{spec.stop_timeout_s * 0.8:g}"]
+    if spec.start_timeout_s is not None:
+        options += ["--start-timeout", f"{spec.start_timeout_s:g}"]
+    return (*proxy, *options, "--", *spec.command)
 
 
 def spawn(
@@ -62,7 +70,7 @@ def spawn(
     """
     command = spec.command
     if isinstance(spec, ServiceSpec) and spec.pid_file is not None:
-        command = pid_proxy_command(spec.pid_file, command)
+        command = pid_proxy_command(spec)
     identity = spec.identity
     is_inherit = spec.output is OutputMode.INHERIT
     try:

@@ -56,6 +56,8 @@ class ServiceSpec(ProcessSpec):
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
     is_critical: bool = False
     pid_file: str | None = None
+    start_timeout_s: float | None = None
+    is_autostart: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -177,7 +177,11 @@ class Supervisor:
 
     def _start_services(self) -> None:
         for service in self.services:
-            self._start_service(service)
+            if service.spec.is_autostart:
+                self._start_service(service)
+            else:
+                service.state = ServiceState.EXITED
+                service.log.info("not started (autostart: false)")
 
     def _start_service(self, service: Service) -> None:
         service.restart_timer = None

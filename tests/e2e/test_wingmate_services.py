@@ -140,3 +140,23 @@ def test_grandchild_holding_the_pipe_does_not_delay_restart(tmp_path: Path) -> N
     )
     with wingmate_in_namespace(tmp_path, {"WINGMATE_STABLE_WINDOW": "0"}) as ns:
         ns.stdout.wait_for(r"leaky: run", count=3, timeout_s=5)
+
+
+def context_switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as file:
+        fields = dict(line.split(":", 1) for line in file)
+    return int(fields["voluntary_ctxt_switches"]) + int(
+        fields["nonvoluntary_ctxt_switches"]
+    )
+
+
+def test_idle_wingmate_does_not_wake_up(tmp_path: Path) -> None:
+    """With 10 quiet services and no jobs, wingmate sleeps: no periodic wake-ups."""
+    for index in range(10):
+        write_service(tmp_path, f"quiet{index}", "exec sleep 1000\n")
+    with wingmate_in_namespace(tmp_path) as ns:
+        ns.stderr.wait_for(r"started, pid", count=10)
+        wait_until(lambda: state_of(ns.host_pid) == "S", what="wingmate to sleep")
+        before = context_switches(ns.host_pid)
+        time.sleep(2)  # the observation window, not a wait for a condition
+        assert context_switches(ns.host_pid) == before

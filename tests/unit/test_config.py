@@ -239,3 +239,32 @@ def test_bad_durations_are_rejected(text: object) -> None:
     """Negative, non-numeric and unknown-unit durations raise ValueError."""
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_original_project_keys_are_accepted(tmp_path: Path) -> None:
+    """background, startsecs, autostart and autorestart from the original still load."""
+    write(
+        tmp_path / "wingmate.yaml",
+        "service:\n"
+        "  legacy:\n"
+        "    command: [daemon]\n"
+        "    background: true\n"
+        "    pidfile: /run/daemon.pid\n"
+        "    startsecs: 3\n"
+        "    autostart: false\n"
+        "    autorestart: false\n",
+    )
+    (legacy,) = load_config(str(tmp_path), {}).services
+    assert legacy.start_timeout_s == 3.0
+    assert not legacy.is_autostart
+    assert legacy.restart is RestartPolicy.NEVER
+
+
+def test_bad_tz_is_one_error_about_the_environment(tmp_path: Path) -> None:
+    """A TZ naming no zone is reported once, not as a crash."""
+    write(tmp_path / "crontab", "* * * * * /bin/true\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(str(tmp_path), {"TZ": "Mars/Olympus"})
+    (message,) = [str(error) for error in caught.value.errors]
+    assert message.startswith("environment: cannot tell the container's time zone")
+    assert "Mars/Olympus" in message
