@@ -12,7 +12,10 @@ import pytest
 from userdb import TempUsers, skip_unless_root_with_useradd, temp_users
 
 REPO = Path(__file__).resolve().parents[2]
-REPORT = "import os; print(os.getuid(), os.getgid(), sorted(os.getgroups()), os.environ['HOME'])"
+REPORT = (
+    "import os; "
+    "print(os.getuid(), os.getgid(), sorted(os.getgroups()), os.environ['HOME'])"
+)
 
 
 @pytest.fixture(scope="module")
