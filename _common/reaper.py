@@ -28,7 +28,6 @@ def reap_children() -> list[tuple[int, int]]:
             return reaped
         if pid == 0:
             return reaped
-        log.debug("reaped pid %d, status %#x", pid, status)
         reaped.append((pid, status))
 
 

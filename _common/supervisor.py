@@ -85,6 +85,7 @@ class Supervisor:
         self.exit_code = 0
         self.sweep_pids: set[int] = set()
         self.sweep_kill_timer: Timer | None = None
+        self.is_sweep_grace_over = False
 
     # --- the loop -------------------------------------------------------------
 
@@ -477,24 +478,33 @@ class Supervisor:
 
     def _continue_shutdown(self) -> None:
         """Move on once every child is gone: sweep leftovers, then finish."""
-        if self.children:
+        if self.children or self.is_finished:
             return
         leftovers = leftover_pids(self.is_init, os.getpid())
         fresh = [pid for pid in leftovers if pid not in self.sweep_pids]
         if fresh:
-            log.info(
-                "ending %d leftover processes: %s",
-                len(fresh),
-                " ".join(map(str, fresh)),
-            )
-            for pid in fresh:
-                _send(pid, signal.SIGTERM)
-            self.sweep_pids.update(fresh)
-            self._watch_leftovers(fresh)
+            self._end_leftovers(fresh)
         self.sweep_pids &= set(leftovers)
         if not self.sweep_pids:
             self.is_finished = True
             log.info("shutdown complete; exiting with code %d", self.exit_code)
+
+    def _end_leftovers(self, pids: list[int]) -> None:
+        """SIGTERM, or SIGKILL once the sweep's grace is over, to new leftovers."""
+        sig = signal.SIGKILL if self.is_sweep_grace_over else signal.SIGTERM
+        # The first round is news; later rounds are children forked meanwhile.
+        level = logging.INFO if not self.sweep_pids else logging.DEBUG
+        log.log(
+            level,
+            "sending %s to %d leftover processes: %s",
+            sig.name,
+            len(pids),
+            " ".join(map(str, pids)),
+        )
+        for pid in pids:
+            _send(pid, sig)
+        self.sweep_pids.update(pids)
+        self._watch_leftovers(pids)
 
     def _watch_leftovers(self, pids: list[int]) -> None:
         for pid in pids:
@@ -516,6 +526,7 @@ class Supervisor:
         self._continue_shutdown()
 
     def _kill_sweep(self) -> None:
+        self.is_sweep_grace_over = True
         for pid in self.sweep_pids:
             log.warning("pid %d still running after SIGTERM; sending SIGKILL", pid)
             _send(pid, signal.SIGKILL)

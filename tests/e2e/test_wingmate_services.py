@@ -160,3 +160,44 @@ def test_idle_wingmate_does_not_wake_up(tmp_path: Path) -> None:
         before = context_switches(ns.host_pid)
         time.sleep(2)  # the observation window, not a wait for a condition
         assert context_switches(ns.host_pid) == before
+
+
+def test_leftover_processes_are_ended_when_wingmate_is_init(tmp_path: Path) -> None:
+    """A daemon that left its service's process group is still ended at shutdown."""
+    write_service(
+        tmp_path,
+        "escaper",
+        "setsid sh -c 'trap \"\" TERM; echo escaped\n"
+        "while true; do sleep 0.05; done' &\n"
+        "exec sleep 1000\n",
+    )
+    with wingmate_in_namespace(tmp_path) as ns:
+        ns.stdout.wait_for(r"escaper: escaped")
+        ns.signal(signal.SIGTERM)
+        assert ns.wait(timeout_s=10) == 0
+        text = ns.stderr.text()
+        assert re.search(r"sending SIGTERM to \d+ leftover processes", text)
+        assert "still running after SIGTERM; sending SIGKILL" in text
+
+
+def test_missing_program_is_an_error_and_retried(tmp_path: Path) -> None:
+    """A service whose program is missing logs an error and is retried with backoff."""
+    (tmp_path / "wingmate.yaml").write_text(
+        "service:\n  ghost:\n    command: [/no/such/program]\n"
+    )
+    with wingmate_in_namespace(tmp_path) as ns:
+        ns.stderr.wait_for(r"ERROR ghost: cannot start: .*/no/such/program: not found")
+        ns.stderr.wait_for(r"WARNING ghost: could not start .*restarting in", count=2)
+
+
+def test_critical_service_that_cannot_start_ends_wingmate_with_127(
+    tmp_path: Path,
+) -> None:
+    """A critical service whose program is missing makes wingmate exit 127."""
+    (tmp_path / "wingmate.yaml").write_text(
+        "service:\n"
+        "  ghost:\n    command: [/no/such/program]\n    critical: true\n"
+        "  other:\n    command: [sleep, '1000']\n"
+    )
+    with wingmate_in_namespace(tmp_path) as ns:
+        assert ns.wait(timeout_s=10) == 127
