@@ -60,9 +60,8 @@ make_busybox() {
     for applet in $("$root/bin/busybox" --list); do
         [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
     done
-    printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n' \
-        >"$root/etc/passwd"
-    printf 'root:x:0:\napp:x:1000:\nstaff:x:50:app\n' >"$root/etc/group"
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+    echo 'root:x:0:' >"$root/etc/group"
     tar -C "$root" -c . | podman import --quiet - "$BUSYBOX" >/dev/null
 }
 

@@ -318,6 +318,34 @@ def test_wingmate_check_rejects_a_broken_crontab_with_file_and_line(
     assert "/config/crontab:2:" in result.stderr
 
 
+@pytest.fixture(scope="module")
+def alpine_standin(images: Images) -> Iterator[str]:
+    tag = f"{PREFIX}-alpine-standin:latest"
+    try:
+        build(
+            tag, REPO / "docker" / "alpine",
+            "--file", str(HERE / "Containerfile.alpine-standin"),
+            "--build-arg", f"LIBC_ONLY_IMAGE={images.libc_only}",
+        )  # fmt: skip
+        yield tag
+    finally:
+        podman("rmi", "--force", tag, check=False)
+
+
+def test_alpine_example_runs_under_busybox(alpine_standin: str) -> None:
+    """docker/alpine's scripts work under busybox's shell, and stop cleanly."""
+    container = start(f"{PREFIX}-alpine-standin", alpine_standin)
+    try:
+        container.wait_for_output(r"^heartbeat: up as pid")
+        container.wait_for_output(r"^as-app: uid=1000\(app\) gid=1000\(app\)")
+        container.wait_for_output(r"^legacy: daemon running")
+        container.wait_for_output(r"^crontab:3: tick at ")
+        podman("stop", "--time", "10", container.name, timeout_s=30)
+        assert container.wait_exit(deadline_s=5) == 0
+    finally:
+        container.remove()
+
+
 def test_binaries_need_only_the_c_library_and_zlib(images: Images) -> None:
     """On busybox plus glibc and zlib (no Python, no tz database, no libffi) the
     three programs do real work."""
@@ -325,7 +353,7 @@ def test_binaries_need_only_the_c_library_and_zlib(images: Images) -> None:
         "set -e; mkdir -p /tmp/config;"
         " printf 'CRON_TZ=America/New_York\\n0 12 * * * true\\n' > /tmp/config/crontab;"
         " wingmate check --config /tmp/config;"
-        " wmexec --user app -- id -u;"
+        " wmexec --user 1000:1000 -- id -u;"
         " wmpidproxy --pid-file /tmp/d.pid -- sh -c 'sleep 0.3 & echo $! > /tmp/d.pid'"
     )
     result = run_to_end(f"{PREFIX}-libc-only", images.libc_only, "sh", "-c", script)

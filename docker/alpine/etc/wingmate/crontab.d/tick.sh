@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "tick at $(date +%H:%M:%S)"
