@@ -21,7 +21,12 @@ from typing import Any
 
 from _common.crontab import CrontabEntry, parse_crontab
 from _common.errors import ConfigError, ConfigErrors, IdentityError
-from _common.schedule import local_timezone, parse_schedule, parse_timezone
+from _common.schedule import (
+    ScheduleError,
+    local_timezone,
+    parse_schedule,
+    parse_timezone,
+)
 from _common.spec import (
     DEFAULT_STOP_TIMEOUT_S,
     Config,
@@ -577,11 +582,8 @@ def to_schedule(raw: Any, zone: Any) -> Any:
         raise ValueError('must be a string|quote it: schedule: "*/5 * * * *"')
     try:
         return parse_schedule(raw, zone)
-    except ValueError as exc:
-        raise ValueError(
-            f"{exc}|use five fields (minute hour day month weekday), six with "
-            "a leading seconds field, or a macro such as @hourly"
-        ) from None
+    except ScheduleError as exc:
+        raise ValueError(f"{exc.message}|{exc.hint}") from None
 
 
 def enum_of(kind: type[Any]) -> Callable[[Any], Any]:
