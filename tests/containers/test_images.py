@@ -360,3 +360,55 @@ def test_binaries_need_only_the_c_library_and_zlib(images: Images) -> None:
     assert result.exit_code == 0, result.stderr
     assert "17:00:00+00:00" in result.stdout  # noon in New York in December
     assert "\n1000\n" in result.stdout
+
+
+# --- example/ssh-docker ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ssh_image(images: Images) -> Iterator[str]:
+    tag = f"{PREFIX}-ssh:latest"
+    try:
+        build(
+            tag, REPO / "example" / "ssh-docker",
+            "--build-arg", f"WINGMATE_IMAGE={images.wingmate}",
+        )  # fmt: skip
+        yield tag
+    finally:
+        podman("rmi", "--force", tag, check=False)
+
+
+def is_listening(container: Container, port: int) -> bool:
+    # /proc/net/tcp: local address as HEX_IP:HEX_PORT, state 0A is LISTEN.
+    table = container.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
+    return any(
+        fields[1].endswith(f":{port:04X}") and fields[3] == "0A"
+        for fields in (line.split() for line in table.splitlines()[1:])
+        if len(fields) > 3
+    )
+
+
+def test_sshd_behind_wmpidproxy_listens_and_comes_back(ssh_image: str) -> None:
+    """sshd forks away from its starter; killed, it is started again and
+    listens on port 22 once more."""
+    container = start(f"{PREFIX}-ssh", ssh_image)
+    try:
+        container.wait_for_output(r"daemon running with pid \d+")
+        first = read_pid(container, "/run/sshd.pid")
+        assert is_listening(container, 22)
+
+        kill(container, first)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            second = read_pid(container, "/run/sshd.pid")
+            if second != first and is_alive(container, second):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"sshd did not come back after pid {first} was killed")
+        wait_until_listening = time.monotonic() + 5
+        while not is_listening(container, 22):
+            assert time.monotonic() < wait_until_listening, "sshd is not listening"
+            time.sleep(0.2)
+    finally:
+        container.remove()
