@@ -94,6 +94,8 @@ _DEFAULT_IN_TARGET = (*_HANDLED_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ)
 
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.1
+_SWEEP_RECHECK_S = 0.001
+_SWEEP_KILLED_POLL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,37 +596,62 @@ def stop_leftovers(context: _Context) -> None:
     """Stop every child still around: SIGTERM, then SIGKILL after the grace period.
 
     These are the target if it still runs, and workers of a daemon that died
-    without taking them along; as our orphans they are ours to end.
+    without taking them along; as our orphans they are ours to end.  Returns
+    once we have no child left, running or zombie.
     """
-    reap_children()
-    children = set(leftover_pids(False, context.own_pid))
-    if not children:
-        return
     grace_s = context.options.stop_timeout_s
-    context.log.warning(
-        "processes left behind (pids %s); sending SIGTERM, then SIGKILL after %gs",
-        _join_pids(children),
-        grace_s,
-    )
     deadline = time.monotonic() + grace_s
     signum = signal.SIGTERM
     signalled: set[int] = set()
-    while children:
-        if signum == signal.SIGTERM and time.monotonic() >= deadline:
+    has_warned = False
+    while _has_children():
+        live = set(leftover_pids(False, context.own_pid))
+        if live and not has_warned:
+            has_warned = True
+            context.log.warning(
+                "processes left behind (pids %s); sending SIGTERM, "
+                "then SIGKILL after %gs",
+                _join_pids(live),
+                grace_s,
+            )
+        if live and signum == signal.SIGTERM and time.monotonic() >= deadline:
             context.log.warning(
                 "pids %s still running %gs after SIGTERM; killing them with SIGKILL",
-                _join_pids(children),
+                _join_pids(live),
                 grace_s,
             )
             signum, signalled = signal.SIGKILL, set()
-        _signal_children(children - signalled, signum)
-        signalled |= children
+        _signal_children(live - signalled, signum)
+        signalled |= live
 
-        timeout_s = None if signum == signal.SIGKILL else deadline - time.monotonic()
-        _wait_readable(context.signals.fileno(), timeout_s)
+        _wait_readable(context.signals.fileno(), _sweep_wait_s(live, signum, deadline))
         context.signals.drain()
-        reap_children()
-        children = set(leftover_pids(False, context.own_pid))
+
+
+def _has_children() -> bool:
+    """Reap what has exited; True while any child, running or zombie, remains.
+
+    Asked of the kernel (waitid(2) with WNOWAIT), not of /proc: a listing of
+    /proc is no snapshot, and misses a grandchild that is re-parented to us
+    while the listing is read.
+    """
+    reap_children()
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _sweep_wait_s(live: set[int], signum: int, deadline: float) -> float:
+    if not live:
+        # Only zombies, or a child our read of /proc missed: look again soon.
+        return _SWEEP_RECHECK_S
+    if signum == signal.SIGKILL:
+        # A child re-parented to us when a grandchild dies sends us no
+        # SIGCHLD, so keep looking while the killed ones go.
+        return _SWEEP_KILLED_POLL_S
+    return deadline - time.monotonic()
 
 
 def _signal_children(pids: set[int], signum: int) -> None:

@@ -100,6 +100,21 @@ def descendants(root_pid: int) -> dict[int, str]:
     return found
 
 
+def processes_mentioning(text: str) -> dict[int, str]:
+    """Processes whose command line holds ``text``, with their start times."""
+    found: dict[int, str] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            except OSError:
+                continue
+            started = start_time(int(name))
+            if text.encode() in cmdline and started is not None:
+                found[int(name)] = started
+    return found
+
+
 def children_of(pid: int) -> set[int]:
     return set(descendants(pid))
 
@@ -209,6 +224,9 @@ class Proxies:
             self.remember_tree(proxy)
         for proxy in self.started:
             self._end(proxy)
+        # Daemons name files in tmp_path on their command lines: a last net
+        # for any that escaped both wmpidproxy and the trees noted above.
+        self.seen.update(processes_mentioning(str(self.tmp_path)))
         for pid, started in self.seen.items():
             kill_if_same(pid, started)
 
@@ -396,6 +414,7 @@ def test_missing_pid_file_times_out_with_a_clear_error(
     )
     assert "--start-timeout" in log
     assert "processes left behind (pids " in log
+    assert not processes_mentioning(str(tmp_path))
 
 
 def test_start_timeout_comes_from_wingmate_startsecs(
@@ -433,6 +452,7 @@ def test_stop_during_start_up_ends_the_command(
     assert proxy.wait() == 0
     assert "received SIGTERM during start-up" in proxy.log()
     assert not any(start_time(pid) for pid in left)
+    assert not processes_mentioning(str(tmp_path))
 
 
 def test_garbage_pid_file_is_an_error_quoting_it(
