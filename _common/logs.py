@@ -11,7 +11,6 @@ each line into one JSON object for log collectors.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -56,6 +55,8 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, with the same fields as the text format."""
 
     def format(self, record: logging.LogRecord) -> str:
+        import json  # only JSON mode pays for the module
+
         entry: dict[str, Any] = {
             "time": iso_time(record.created),
             "program": getattr(record, "program", "-"),

@@ -8,7 +8,6 @@ written, with one added, when the pipe closes.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import time
@@ -59,6 +58,8 @@ class LineRelay:
         write_all(self.destination, self.prefix + body + b"\n")
 
     def _as_json(self, lines: bytes) -> bytes:
+        import json  # only JSON mode pays for the module
+
         created = time.time()
         records = []
         for line in lines[:-1].split(b"\n"):
