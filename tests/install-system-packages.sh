@@ -16,5 +16,14 @@ if [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Keep package scripts from starting system daemons (nginx on port 80, sshd on
+# 22): the tests start their own on free ports. policy-rc.d(8) exit 101 means
+# "action forbidden"; an existing policy is left as it is.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
