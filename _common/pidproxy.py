@@ -408,6 +408,9 @@ def watch_daemon(context: _Context, daemon: _Daemon) -> int:
     selector.register(context.signals.fileno(), selectors.EVENT_READ)
     selector.register(daemon.pidfd, selectors.EVENT_READ)
     stop: _Stop | None = None
+    # The command may have exited, and its SIGCHLD been drained, while the
+    # pid file was being read: reap it now, or it stays a zombie.
+    daemon = _note_status(daemon, reap_children())
     try:
         while True:
             selector.select(_time_left(stop))

@@ -707,3 +707,33 @@ def test_nginx_binary_upgrade_is_followed(proxies: Proxies, nginx: Nginx) -> Non
     assert elapsed_s < KILL_TO_EXIT_LIMIT_S, f"took {elapsed_s * 1000:.1f} ms"
     # The orphaned workers were stopped before wmpidproxy exited.
     assert not any(start_time(pid) for pid in workers)
+
+
+def test_command_that_exits_after_writing_the_pid_file_is_reaped(
+    proxies: Proxies, tmp_path: Path
+) -> None:
+    """The starting command is reaped even when it exits after the pid file appears."""
+    pid_file = tmp_path / "daemon.pid"
+    proxy = proxies.start(
+        ["sh", "-c", f"sleep 30 & echo $! > {pid_file}"],
+        pid_file=pid_file,
+    )
+    daemon = proxy.daemon_pid()
+
+    def only_the_daemon_is_left() -> bool:
+        return set(children_of(proxy.process.pid)) == {daemon} and all(
+            state != "Z" for state in child_states(proxy.process.pid)
+        )
+
+    wait_for(only_the_daemon_is_left, "the starting command to be reaped")
+
+
+def child_states(pid: int) -> list[str]:
+    states = []
+    for child in children_of(pid):
+        try:
+            stat = Path(f"/proc/{child}/stat").read_bytes()
+        except OSError:
+            continue
+        states.append(stat[stat.rfind(b")") + 2 :].split()[0].decode())
+    return states
