@@ -1,11 +1,14 @@
 # Targets that set up what they need on a fresh Debian machine.
 #   make demo    run wingmate in the foreground on demo/ (Ctrl-C stops it)
 #   make test    install test dependencies, then lint, type-check and run every test
+#   make build   dist/wingmate, dist/wmpidproxy, dist/wmexec (PyInstaller, .venv-build)
+#   make measure sizes and start times of the files in dist/
+#   make images  wingmate:bookworm and the docker/bookworm example (root, podman)
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test unit e2e lint system-packages clean
+.PHONY: demo test unit lint system-packages build measure images clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +31,15 @@ unit: $(BIN)/.installed
 
 test: $(BIN)/.installed system-packages lint
 	$(BIN)/python -m pytest -q -ra tests
+
+build:
+	sh tests/containers/build.sh binaries
+
+measure: build
+	sh tests/containers/build.sh measure
+
+images:
+	sh tests/containers/build.sh images
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

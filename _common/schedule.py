@@ -43,11 +43,11 @@ hour wrong; convert with ``astimezone(schedule.timezone)`` for display.
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 
 ONE_SECOND = timedelta(seconds=1)
 ONE_DAY = timedelta(days=1)
@@ -146,6 +146,8 @@ class Schedule:
     days_of_month: frozenset[int] = field(default=frozenset(), repr=False)
     months: frozenset[int] = field(default=frozenset(), repr=False)
     days_of_week: frozenset[int] = field(default=frozenset(), repr=False)
+    # The fields as explicit lists, in croniter's six-field form (seconds first).
+    wall_expression: str = field(default="", repr=False)
 
     def __str__(self) -> str:
         return self.expression
@@ -223,41 +225,30 @@ class Schedule:
         return _to_utc(wall, second)
 
     def _next_wall(self, start: datetime) -> datetime | None:
-        """The first naive wall time at or after ``start`` that the fields match."""
-        day, earliest = start.date(), start.time()
-        while True:
-            if day.month not in self.months:
-                next_month = _first_of_next_month(day)
-                if next_month is None:
-                    return None
-                day, earliest = next_month, time()
-                continue
-            if self._is_due_day(day):
-                found = self._first_time_from(earliest)
-                if found is not None:
-                    return datetime.combine(day, found)
-            if day == date.max:
-                return None
-            day, earliest = day + ONE_DAY, time()
+        """The first naive wall time at or after ``start`` that the fields match.
 
-    def _is_due_day(self, day: date) -> bool:
-        in_month = day.day in self.days_of_month
-        in_week = day.isoweekday() % 7 in self.days_of_week
-        if self.has_both_day_fields:
-            return in_month or in_week
-        return in_month and in_week
+        croniter walks the wall clock: on naive datetimes it knows no zone and
+        no DST, which is what this half of the computation needs.  It gets the
+        canonical field lists built by ``_build``, never the text as written,
+        so the parsing rules above stay the only ones.
+        """
+        # Imported here: croniter and dateutil cost about 1.3 MB of memory,
+        # which a configuration without jobs need not pay.
+        from croniter import CroniterBadDateError, croniter
 
-    def _first_time_from(self, earliest: time) -> time | None:
-        for hour in self.hours[bisect_left(self.hours, earliest.hour) :]:
-            if hour > earliest.hour:
-                return time(hour, self.minutes[0], self.seconds[0])
-            for minute in self.minutes[bisect_left(self.minutes, earliest.minute) :]:
-                if minute > earliest.minute:
-                    return time(hour, minute, self.seconds[0])
-                index = bisect_left(self.seconds, earliest.second)
-                if index < len(self.seconds):
-                    return time(hour, minute, self.seconds[index])
-        return None
+        if start.microsecond:
+            start = start.replace(microsecond=0) + ONE_SECOND
+        try:
+            walker = croniter(
+                self.wall_expression,
+                start - ONE_SECOND,
+                day_or=self.has_both_day_fields,
+                second_at_beginning=True,
+            )
+            found: datetime = walker.get_next(datetime)
+        except (CroniterBadDateError, OverflowError, ValueError):
+            return None  # nothing left before the year 10000
+        return found
 
 
 def parse_schedule(expression: str, timezone: tzinfo) -> Schedule:
@@ -306,18 +297,41 @@ def _build(expression: str, words: list[str], zone: tzinfo) -> Schedule:
     if not has_both_day_fields:
         _check_days_exist(day_of_month, days_of_month, month, months)
 
+    seconds = tuple(sorted(_parse_field(second, _SECOND)))
+    minutes = tuple(sorted(_parse_field(minute, _MINUTE)))
+    hours = tuple(sorted(_parse_field(hour, _HOUR)))
     return Schedule(
         expression=expression,
         timezone=zone,
         is_interval=minute.startswith("*") or hour.startswith("*"),
         has_both_day_fields=has_both_day_fields,
-        seconds=tuple(sorted(_parse_field(second, _SECOND))),
-        minutes=tuple(sorted(_parse_field(minute, _MINUTE))),
-        hours=tuple(sorted(_parse_field(hour, _HOUR))),
+        seconds=seconds,
+        minutes=minutes,
+        hours=hours,
         days_of_month=days_of_month,
         months=months,
         days_of_week=days_of_week,
+        wall_expression=_wall_expression(
+            (seconds, minutes, hours, days_of_month, months, days_of_week),
+            has_both_day_fields,
+        ),
     )
+
+
+def _wall_expression(
+    fields: tuple[Collection[int], ...], has_both_day_fields: bool
+) -> str:
+    """Explicit value lists for croniter, keeping Vixie's day rule intact.
+
+    croniter turns a list that covers its whole field into ``*``, and ``*``
+    would switch its either-day-matches rule off; but with both day fields
+    restricted and one of them covering every day, every day is due anyway.
+    """
+    lists = [",".join(map(str, sorted(values))) for values in fields]
+    days_of_month, days_of_week = fields[3], fields[5]
+    if has_both_day_fields and (len(days_of_month) == 31 or len(days_of_week) == 7):
+        lists[3] = lists[5] = "*"
+    return " ".join(lists)
 
 
 def _check_days_exist(
@@ -546,11 +560,3 @@ def _transition(zone: tzinfo, before: datetime, after: datetime) -> datetime:
         else:
             low = middle
     return datetime.fromtimestamp(high, UTC)
-
-
-def _first_of_next_month(day: date) -> date | None:
-    if day.month < 12:
-        return date(day.year, day.month + 1, 1)
-    if day.year < date.max.year:
-        return date(day.year + 1, 1, 1)
-    return None
