@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 ONE_SECOND = timedelta(seconds=1)
 ONE_DAY = timedelta(days=1)
 
