@@ -11,7 +11,7 @@ import sys
 from _common import __version__
 from _common.config import config_directory
 from _common.errors import ConfigErrors, WingmateError
-from _common.logs import setup_logging
+from _common.logs import exit_now, setup_logging
 
 EPILOG = """\
 commands:
@@ -101,4 +101,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_now(main(sys.argv[1:]))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import NoReturn
 
 from _common import __version__
 from _common.errors import WingmateError
-from _common.logs import setup_logging
+from _common.logs import exit_now, setup_logging
 from _common.pidproxy import (
     DEFAULT_START_TIMEOUT_S,
     DEFAULT_STOP_TIMEOUT_S,
@@ -121,18 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WingmateError as error:
         print(f"wmpidproxy: error: {error}", file=sys.stderr)
         return error.exit_code
-
-
-def exit_now(code: int) -> NoReturn:
-    """Flush our output and exit without the interpreter's teardown.
-
-    Our exit is how a supervisor learns that the daemon has ended, and the
-    teardown takes about 10 ms, more than noticing the daemon's end does.
-    """
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

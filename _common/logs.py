@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 DEFAULT_LEVEL = "INFO"
 TEXT_FORMAT = "%(program)s[%(process)d] %(levelname)s %(service)s: %(message)s"
@@ -116,3 +116,16 @@ def setup_logging(
         )
         return
     root.setLevel(level)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush the logs and standard streams, then exit without interpreter teardown.
+
+    A supervisor (or the container runtime) learns that we ended from our
+    exit, and the teardown of the interpreter takes about 10 ms more, which
+    is longer than a whole clean shutdown should take.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
