@@ -56,17 +56,21 @@ class Wingmate(Manager):
     is_peer = False
     can_run_jobs = True
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], tmpdir: Path) -> None:
         self.name = name
         self.command = command
+        self.tmpdir = tmpdir
 
     def _env(self, grace_s: float = 5) -> dict[str, str]:
         # Stable window 1 s: every benchmark that kills a service waits
         # longer than that first, so no restart is held back by backoff.
+        # TMPDIR: the single-file bootloader unpacks there and removes it
+        # only on a clean exit; the harness SIGKILLs most namespaces, so it
+        # points into the scratch directory that the harness removes.
         return BASE_ENV | {
             "WINGMATE_STABLE_WINDOW": "1",
             "WINGMATE_STOP_TIMEOUT": f"{grace_s:g}",
-            "TMPDIR": "/tmp",
+            "TMPDIR": str(self.tmpdir),
         }
 
     def services(self, root: Path, services: list[ServiceDef], grace_s: float) -> Launch:
@@ -185,7 +189,8 @@ class BusyboxCrond(Manager):
 
     def cron(self, root: Path, schedule: str, job: Path) -> Launch:
         _write(root / "crontabs" / "root", f"{schedule} {job}\n", 0o600)
-        argv = ["busybox", "crond", "-f", "-c", str(root / "crontabs"), "-L", "/dev/null"]
+        busybox = str(REPO / ".cache" / "bench" / "busybox")
+        argv = [busybox, "crond", "-f", "-c", str(root / "crontabs"), "-L", "/dev/null"]
         return Launch(argv, BASE_ENV)
 
 
@@ -212,15 +217,16 @@ class DebianCron(Manager):
         return Launch(["sh", "-c", script], BASE_ENV)
 
 
-def all_managers(wingmate_binary: Path | None) -> list[Manager]:
+def all_managers(wingmate_binary: Path | None, tmpdir: Path) -> list[Manager]:
     """Every manager, wingmate first: binary (when built), then source."""
     found: list[Manager] = []
     if wingmate_binary is not None:
-        found.append(Wingmate("wingmate (bin)", [str(wingmate_binary)]))
+        found.append(Wingmate("wingmate (bin)", [str(wingmate_binary)], tmpdir))
     found.append(
         Wingmate(
             "wingmate (src)",
             [str(REPO / ".venv" / "bin" / "python"), str(REPO / "wingmate.py")],
+            tmpdir,
         )
     )
     found += [Supervisord(), S6(), Runit(), Tini(), DumbInit(), BusyboxCrond(), DebianCron()]

@@ -236,12 +236,15 @@ def cron_lateness(bench: Bench, managers: list[Manager], schedule: str,
             ns.close()
 
 
+QUIET = [(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)]
+
+
 def startup(argv: list[str], trials: int) -> list[float]:
     """ms from spawn to exit of ARGV (posix_spawn, waitpid)."""
     samples = []
     for _ in range(trials):
         start = time.monotonic_ns()
-        pid = os.posix_spawn(argv[0], argv, os.environ)
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=QUIET)
         os.waitpid(pid, 0)
         samples.append((time.monotonic_ns() - start) / 1e6)
     return samples

@@ -107,8 +107,8 @@ def summarize(values: list[float | None]) -> str:
 
 
 def _fmt(value: float) -> str:
-    if value == 0:
-        return "0"
+    if value == int(value) and abs(value) < 10000:
+        return f"{value:.0f}"
     if abs(value) >= 100:
         return f"{value:.0f}"
     if abs(value) >= 10:
@@ -154,11 +154,11 @@ def run_services(bench: measure.Bench, plan: Plan, managers: list[Manager],
             for key, values in steady.items():
                 record(results, key, name, values)  # type: ignore[arg-type]
         if _wanted(only, "shutdown"):
+            # Capped at 10 s: past that, Docker would SIGKILL the container.
             _progress(f"{name}: shutdown")
             record(results, "shutdown", name, [
-                measure.shutdown(bench, manager, False, 2, 5)
+                measure.shutdown(bench, manager, False, 2, 10)
                 for _ in range(plan.shutdowns)])
-            # Past 10 s Docker would SIGKILL the container anyway.
             record(results, "shutdown_ignoring", name, [
                 measure.shutdown(bench, manager, True, 2, 10)
                 for _ in range(plan.shutdowns_ignoring)])
@@ -213,7 +213,7 @@ def run_startup(plan: Plan, dist: Path | None, results: Results) -> None:
     peers = {
         "supervisord": [], "s6": ["s6-svscan", "s6-supervise"],
         "runit": ["runsvdir", "runsv"], "tini": ["tini"], "dumb-init": ["dumb-init"],
-        "crond (busybox)": ["busybox"], "cron (Debian)": ["cron"],
+        "crond (busybox)": [str(REPO / ".cache" / "bench" / "busybox")], "cron (Debian)": ["cron"],
     }
     for name, programs in peers.items():
         if programs:
@@ -221,7 +221,7 @@ def run_startup(plan: Plan, dist: Path | None, results: Results) -> None:
 
 
 def _size(program: str) -> float:
-    path = shutil.which(program) or shutil.which(program, path="/usr/sbin")
+    path = shutil.which(program, path="/usr/bin:/bin:/usr/sbin")
     return Path(path).stat().st_size / 2**20 if path else 0.0
 
 
@@ -318,8 +318,10 @@ def main() -> int:
     if not args.no_build:
         _progress("freezing wingmate with PyInstaller")
         dist = build_wingmate()
-    managers = all_managers(dist / "wingmate" if dist else None)
     bench = measure.new_bench(probe, args.quick)
+    tmpdir = bench.root / "tmp"
+    tmpdir.mkdir()
+    managers = all_managers(dist / "wingmate" if dist else None, tmpdir)
     results: Results = {}
     try:
         services = [m for m in managers if m.can_run_services]

@@ -1,15 +1,16 @@
 #!/bin/sh
 # Installs what bench/run.py measures and measures with, when missing:
-# the peers (supervisord, s6, runit, tini, dumb-init, busybox crond, Debian
-# cron) from Debian's packages, gcc for the timestamp helper, and the build
-# venv (.venv-build, requirements-build.txt) that freezes wingmate.
+# the peers (supervisord, s6, runit, tini, dumb-init, Debian cron) from
+# Debian's packages, busybox crond from busybox-static (unpacked, not
+# installed), gcc for the probe, and the build venv (.venv-build,
+# requirements-build.txt) that freezes wingmate.
 # Needs root to install; run from anywhere.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 
 packages="util-linux procps gcc libc6-dev strace
-supervisor s6 runit tini dumb-init busybox cron"
+supervisor s6 runit tini dumb-init cron"
 missing=""
 for pkg in $packages; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
@@ -35,6 +36,18 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
     [ -n "$made_policy" ] && rm -f "$policy"
+fi
+
+# Debian's dynamic busybox has no crond applet, and busybox-static would
+# replace it: unpack the static one into .cache/bench instead.
+busybox="$repo/.cache/bench/busybox"
+if [ ! -x "$busybox" ]; then
+    scratch=$(mktemp -d)
+    (cd "$scratch" && apt-get download -q busybox-static >/dev/null 2>&1 \
+        && dpkg-deb -x busybox-static_*.deb unpacked)
+    mkdir -p "$(dirname "$busybox")"
+    cp "$scratch/unpacked/bin/busybox" "$busybox"
+    rm -rf "$scratch"
 fi
 
 if [ ! -x "$repo/.venv-build/bin/pyinstaller" ]; then
