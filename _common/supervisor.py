@@ -20,6 +20,7 @@ from _common.backoff import Backoff
 from _common.cron import CronTable, DueRun
 from _common.errors import TargetError
 from _common.logs import ServiceLogger, is_json_format, service_logger
+from _common.memory import release_free_memory
 from _common.output import LineRelay, open_output_pipe, read_available
 from _common.reaper import (
     describe_status,
@@ -48,6 +49,7 @@ FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 HANDLED_SIGNALS = (signal.SIGCHLD, *SHUTDOWN_SIGNALS, *FORWARDED_SIGNALS)
 SWEEP_GRACE_S = 2.0
 REPEAT_SIGNAL_S = 0.5
+FINAL_SLEEP_S = 1.0
 
 
 class Supervisor:
@@ -108,6 +110,7 @@ class Supervisor:
         self.is_init = is_container_init()
         if os.getpid() != 1:
             set_child_subreaper()
+        release_free_memory()
         signals = SignalPipe(HANDLED_SIGNALS)
         self.selector.register(
             signals.fileno(),
@@ -138,7 +141,7 @@ class Supervisor:
             deadlines.append(timer_deadline - self.monotonic())
         cron_due = None if self.is_stopping else self.cron.earliest()
         if cron_due is not None:
-            deadlines.append(cron_due - self.wall_clock())
+            deadlines.append(_approach(cron_due - self.wall_clock()))
         return max(0.0, min(deadlines)) if deadlines else None
 
     # --- signals --------------------------------------------------------------
@@ -530,6 +533,19 @@ class Supervisor:
         for pid in self.sweep_pids:
             log.warning("pid %d still running after SIGTERM; sending SIGKILL", pid)
             _send(pid, signal.SIGKILL)
+
+
+def _approach(remaining_s: float) -> float:
+    """How long to sleep towards a job's due time.
+
+    The kernel lets a poll timeout fire late by 0.1% of its length, up to
+    100 ms (timer slack, select_estimate_accuracy() in fs/select.c): a 60 s
+    sleep may end 60 ms late.  So a long wait stops short by FINAL_SLEEP_S,
+    and the last stretch, at most that long, is late by 1 ms at most.
+    """
+    if remaining_s > FINAL_SLEEP_S:
+        return remaining_s - FINAL_SLEEP_S
+    return remaining_s
 
 
 def _send(pid: int, sig: signal.Signals) -> None:
