@@ -82,7 +82,7 @@ class Plan:
 
 
 FULL = Plan(10, 4, 5.0, 5, 2, 2, 5, 20, 3, 20, 3)
-QUICK = Plan(4, 2, 2.5, 2, 1, 1, 2, 6, 1, 5, 1)
+QUICK = Plan(3, 1, 3.0, 1, 1, 1, 1, 5, 0, 5, 1)
 
 
 def percentile(values: list[float], fraction: float) -> float:
