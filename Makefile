@@ -4,11 +4,12 @@
 #   make build   dist/wingmate, dist/wmpidproxy, dist/wmexec (PyInstaller, .venv-build)
 #   make measure sizes and start times of the files in dist/
 #   make images  wingmate:bookworm and the docker/bookworm example (root, podman)
+#   make bench   wingmate against its peers, one table (root; docs/benchmarks.md)
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test unit lint system-packages build measure images clean
+.PHONY: demo test unit lint system-packages build measure images bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,10 @@ measure: build
 
 images:
 	sh tests/containers/build.sh images
+
+bench: $(BIN)/.installed
+	sh bench/setup.sh
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
