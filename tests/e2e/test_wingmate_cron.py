@@ -63,3 +63,17 @@ def test_each_job_end_is_logged_with_status(tmp_path: Path) -> None:
     )
     with wingmate_in_namespace(tmp_path) as ns:
         ns.stderr.wait_for(r"WARNING failing: exited with code 4 after")
+
+
+def test_overlap_allow_starts_a_second_run(tmp_path: Path) -> None:
+    """With overlap: allow, a job still running does not hold back its next run."""
+    (tmp_path / "wingmate.yaml").write_text(
+        "cron:\n"
+        "  slow:\n"
+        "    command: [sleep, '2.5']\n"
+        "    schedule: '* * * * * *'\n"
+        "    overlap: allow\n"
+    )
+    with wingmate_in_namespace(tmp_path) as ns:
+        ns.stderr.wait_for(r"slow: started", count=2, timeout_s=5)
+        assert "skipping this run" not in ns.stderr.text()

@@ -50,3 +50,19 @@ def test_binary_long_and_unterminated_output_comes_through_whole(
     assert payload == b"x" * (1024 * 1024)
     assert "writer: to stderr" in ns.stderr.text()
     assert "to stderr" not in ns.stdout.text()
+
+
+def test_inherit_output_passes_descriptors_through_untagged(tmp_path: Path) -> None:
+    """output: inherit gives the service wingmate's own stdout, with no name added."""
+    (tmp_path / "wingmate.yaml").write_text(
+        "service:\n"
+        "  plain:\n"
+        "    command: [sh, -c, 'echo untagged line']\n"
+        "    restart: never\n"
+        "    output: inherit\n"
+        "  keeper:\n"
+        "    command: [sleep, '1000']\n"
+    )
+    with wingmate_in_namespace(tmp_path) as ns:
+        ns.stdout.wait_for(r"(?m)^untagged line$")
+        assert "plain: untagged line" not in ns.stdout.text()
