@@ -458,7 +458,7 @@ class Supervisor:
 
     def _stop(self, child: Child, sig: signal.Signals, grace_s: float) -> None:
         """Send ``sig`` to the child's process group; kill it after ``grace_s``."""
-        child.log.info("stopping pid %d with %s", child.pid, sig.name)
+        child.log.debug("stopping pid %d with %s", child.pid, sig.name)
         _send_group(child.pid, sig)
         if child.kill_timer is None:
             child.kill_timer = self.timers.call_at(
