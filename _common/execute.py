@@ -144,6 +144,8 @@ def exec_target(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         err = _try_exec(candidate, argv, env)
         if err.errno in NOT_HERE_ERRNOS:
             continue
+        if err.errno == errno.EACCES and not os.path.lexists(candidate):
+            continue  # a directory this user may not search: not here either
         if err.errno != errno.EACCES:
             raise _exec_error(candidate, err)
         if refused is None:

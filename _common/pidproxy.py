@@ -44,6 +44,7 @@ import os
 import select
 import selectors
 import shlex
+import shutil
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -248,9 +249,17 @@ def spawn_target(command: Sequence[str]) -> int:
         TargetNotExecutable: it exists but cannot be executed.
     """
     program = command[0]
+    # Look it up ourselves: posix_spawnp(3) reports EACCES for a PATH
+    # directory this user may not search even when the program is nowhere.
+    found = program if "/" in program else shutil.which(program)
+    if found is None:
+        raise TargetNotFound(
+            f"command {program!r} not found",
+            hint="check its spelling, or give its full path (PATH is searched)",
+        )
     try:
-        return os.posix_spawnp(
-            program,
+        return os.posix_spawn(
+            found,
             list(command),
             os.environ,
             setsigdef=_DEFAULT_IN_TARGET,
