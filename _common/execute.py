@@ -138,6 +138,7 @@ def exec_target(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
 
     path = env.get("PATH") or DEFAULT_PATH
     refused: tuple[str, OSError] | None = None
+    unsearchable: list[str] = []
     for directory in path.split(":"):
         # An empty entry means the current directory, as in execvp(3).
         candidate = os.path.join(directory or ".", name)
@@ -145,7 +146,10 @@ def exec_target(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         if err.errno in NOT_HERE_ERRNOS:
             continue
         if err.errno == errno.EACCES and not os.path.lexists(candidate):
-            continue  # a directory this user may not search: not here either
+            # execvp(3) would report EACCES here, even when the program is
+            # nowhere at all; for this user it is simply not there.
+            unsearchable.append(directory or ".")
+            continue
         if err.errno != errno.EACCES:
             raise _exec_error(candidate, err)
         if refused is None:
@@ -153,10 +157,10 @@ def exec_target(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
 
     if refused is not None:
         raise _exec_error(*refused)
-    raise TargetNotFound(
-        f"{name}: not found in PATH ({path})",
-        hint="check the name, give a full path or install it",
-    )
+    hint = "check the name, give a full path or install it"
+    if unsearchable:
+        hint += f"; uid {os.getuid()} may not search {', '.join(unsearchable)}"
+    raise TargetNotFound(f"{name}: not found in PATH ({path})", hint=hint)
 
 
 def restore_default_signals() -> None:

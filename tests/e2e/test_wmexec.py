@@ -224,13 +224,17 @@ def root_only_bin(tmp_path: Path) -> Path:
 def test_path_lookup_happens_as_the_new_user(
     users: TempUsers, root_only_bin: Path
 ) -> None:
-    """A program root can reach but the user cannot is not executable (126)."""
+    """A program root can reach but the user cannot is not found (127) for the user.
+
+    The error names the PATH directory the user may not search.
+    """
     env = clean_env(PATH=f"{root_only_bin}:/usr/bin:/bin")
     assert run_wmexec("wmt-hello", env=env).stdout == "hello\n"
 
     result = run_wmexec("--user", users.loner, "wmt-hello", env=env)
-    assert result.returncode == 126
-    assert f"{root_only_bin}/wmt-hello: permission denied" in result.stderr
+    assert result.returncode == 127
+    assert "wmt-hello: not found in PATH" in result.stderr
+    assert f"may not search {root_only_bin}" in result.stderr
 
 
 def test_path_lookup_goes_on_past_a_directory_it_may_not_enter(
