@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from _common import __version__
+from _common.cli import target_command
 from _common.errors import UsageError, WingmateError
 from _common.execute import ExecRequest, exec_request
 from _common.logs import setup_logging
@@ -65,11 +66,9 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str]) -> ExecReques
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    command = list(args.command)
-    if command[:1] == ["--"]:
-        del command[0]
-    if not command:
-        parser.error("no COMMAND given; put the program to run after the options")
+    command = target_command(
+        parser, args.command, "put the program to run after the options"
+    )
 
     user_spec = args.user
     if user_spec is None:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from _common import __version__
+from _common.cli import target_command
 from _common.errors import WingmateError
 from _common.logs import exit_now, setup_logging
 from _common.pidproxy import (
@@ -92,11 +93,9 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str]) -> ProxyOptio
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    command = list(args.command)
-    if command[:1] == ["--"]:
-        del command[0]
-    if not command:
-        parser.error("no COMMAND given; put the command that starts the daemon last")
+    command = target_command(
+        parser, args.command, "put the command that starts the daemon last"
+    )
 
     start_timeout_s = args.start_timeout
     if start_timeout_s is None:
