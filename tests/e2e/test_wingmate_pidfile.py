@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from nsrun import wait_until, wingmate_in_namespace
+from sshd import make_sshd, ssh_banner
 
-SSHD = "/usr/sbin/sshd"
 DAEMON = Path(__file__).resolve().parent / "daemons" / "forking_daemon.py"
 
 
@@ -24,47 +20,13 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def sshd_config(tmp_path: Path) -> tuple[Path, Path, int]:
-    """An sshd configuration of its own: (config, pid file, port)."""
-    if not os.access(SSHD, os.X_OK) or shutil.which("ssh-keygen") is None:
-        pytest.skip("needs OpenSSH's sshd (Debian package openssh-server)")
-    host_key = tmp_path / "host_key"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-        check=True,
-        timeout=30,
-    )
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    port = free_port()
-    pid_file = tmp_path / "sshd.pid"
-    config = tmp_path / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-        f"PidFile {pid_file}\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nAuthorizedKeysFile none\n"
-    )
-    return config, pid_file, port
-
-
-def ssh_banner(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        return conn.recv(64)
-
-
 def test_killed_sshd_is_back_as_a_new_daemon(tmp_path: Path) -> None:
     """When sshd is killed, wingmate restarts it and a new daemon serves the port."""
-    config, pid_file, port = sshd_config(tmp_path)
+    sshd = make_sshd(tmp_path)
+    pid_file, port = sshd.pid_file, sshd.port
+    command = ", ".join(f"'{word}'" for word in sshd.command)
     (tmp_path / "wingmate.yaml").write_text(
-        "service:\n"
-        "  sshd:\n"
-        f"    command: [{SSHD}, -f, '{config}', -E, '{tmp_path / 'sshd.log'}']\n"
-        f"    pidfile: {pid_file}\n"
+        f"service:\n  sshd:\n    command: [{command}]\n    pidfile: {pid_file}\n"
     )
     with wingmate_in_namespace(tmp_path, {"WINGMATE_STABLE_WINDOW": "0"}) as ns:
         wait_until(lambda: read_pid(pid_file) is not None, what="sshd's pid file")

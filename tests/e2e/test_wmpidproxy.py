@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,11 +21,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sshd import Sshd, free_port, make_sshd, ssh_banner
 
 REPO = Path(__file__).resolve().parents[2]
 WMPIDPROXY = str(REPO / "wmpidproxy.py")
 FORKING_DAEMON = str(Path(__file__).parent / "daemons" / "forking_daemon.py")
-SSHD = "/usr/sbin/sshd"
 NGINX = "/usr/sbin/nginx"
 
 # The requirement is 100 ms from the daemon's death to wmpidproxy's exit.
@@ -126,12 +124,6 @@ def kill_if_same(pid: int, started: str) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -535,47 +527,9 @@ def test_version_is_printed() -> None:
 # --- sshd -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sshd:
-    command: list[str]
-    pid_file: Path
-    port: int
-
-
 @pytest.fixture
 def sshd(tmp_path: Path) -> Sshd:
-    skip_unless_root()
-    if not os.access(SSHD, os.X_OK) or shutil.which("ssh-keygen") is None:
-        pytest.skip("needs OpenSSH's sshd (Debian package openssh-server)")
-    host_key = tmp_path / "host_key"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-        check=True,
-        timeout=WAIT_S,
-    )
-    # sshd refuses to start without its privilege separation directory.
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-
-    port = free_port()
-    pid_file = tmp_path / "sshd.pid"
-    config = tmp_path / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {host_key}\n"
-        f"PidFile {pid_file}\n"
-        "UsePAM no\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "AuthorizedKeysFile none\n"
-    )
-    log = tmp_path / "sshd.log"
-    return Sshd([SSHD, "-f", str(config), "-E", str(log)], pid_file, port)
-
-
-def ssh_banner(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as conn:
-        return conn.recv(64)
+    return make_sshd(tmp_path)
 
 
 @pytest.mark.root
