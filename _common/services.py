@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from _common.logs import ServiceLogger
 from _common.spec import JobSpec, ServiceSpec
@@ -56,14 +56,14 @@ class Service:
         return self.child is not None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class JobRun(Child):
-    """One run of a cron job."""
+    """One run of a cron job, due at ``scheduled_s`` on the wall clock."""
 
-    spec: JobSpec | None = None
-    scheduled_s: float = 0.0
+    spec: JobSpec
+    scheduled_s: float
     timeout_timer: Timer | None = None
-    is_timed_out: bool = field(default=False)
+    is_timed_out: bool = False
 
     def cancel_timers(self) -> None:
         Child.cancel_timers(self)

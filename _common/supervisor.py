@@ -301,8 +301,13 @@ class Supervisor:
         child = self._spawn(job, job_log)
         if isinstance(child, TargetError):
             return
-        run = JobRun(child.process, child.started_at, job_log, spec=job)
-        run.scheduled_s = due.scheduled_s
+        run = JobRun(
+            child.process,
+            child.started_at,
+            job_log,
+            spec=job,
+            scheduled_s=due.scheduled_s,
+        )
         self.children[run.pid] = run
         running.append(run)
         late_ms = (self.wall_clock() - due.scheduled_s) * 1000
@@ -313,7 +318,6 @@ class Supervisor:
             )
 
     def _time_out_job(self, run: JobRun) -> None:
-        assert run.spec is not None
         run.timeout_timer = None
         run.is_timed_out = True
         run.log.warning(
@@ -322,7 +326,6 @@ class Supervisor:
         self._stop(run, signal.SIGTERM, run.spec.stop_timeout_s)
 
     def _on_job_exit(self, run: JobRun, status: int) -> None:
-        assert run.spec is not None
         run.cancel_timers()
         self.job_runs[run.spec.name].remove(run)
         duration_s = self.monotonic() - run.started_at
@@ -452,7 +455,6 @@ class Supervisor:
                 self._stop(service.child, spec.stop_signal, spec.stop_timeout_s)
         for runs in self.job_runs.values():
             for run in runs:
-                assert run.spec is not None
                 self._stop(run, signal.SIGTERM, run.spec.stop_timeout_s)
         self._continue_shutdown()
 
