@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import PidFileError
+from _common.errors import PidFileError
 
 # Enough for any pid and a few extra lines; a larger file is not a pid file.
 _MAX_READ_BYTES = 4096

@@ -37,7 +37,6 @@ to be killed; the target's code when it fails before writing the pid file.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import os
@@ -50,24 +49,29 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .errors import (
+from _common.errors import (
     PidFileError,
     TargetError,
     TargetNotExecutable,
     TargetNotFound,
     UsageError,
 )
-from .logs import ServiceLogger, service_logger
-from .pidfile import (
+from _common.logs import ServiceLogger, service_logger
+from _common.pidfile import (
     PidFileSnapshot,
     check_pid,
     parse_pid,
     read_pid_text,
     snapshot_pid_file,
 )
-from .reaper import PR_SET_CHILD_SUBREAPER, describe_status, exit_code_of, reap_children
-from .signals import SignalPipe
-from .sweep import leftover_pids
+from _common.reaper import (
+    describe_status,
+    exit_code_of,
+    reap_children,
+    set_child_subreaper,
+)
+from _common.signals import SignalPipe
+from _common.sweep import leftover_pids
 
 log = logging.getLogger(__name__)
 
@@ -208,16 +212,18 @@ def parse_seconds(text: str) -> float:
 
 
 def become_subreaper() -> bool:
-    """Have orphaned descendants re-parented to us (prctl(2)); False if refused."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), 0, 0, 0) == 0:
-        return True
-    log.warning(
-        "cannot become the child subreaper (%s); a daemon that forks twice "
-        "is still watched through its pidfd, but its exit status will be unknown",
-        os.strerror(ctypes.get_errno()),
-    )
-    return False
+    """Have orphaned descendants re-parented to us; False if refused."""
+    try:
+        set_child_subreaper()
+    except OSError as exc:
+        log.warning(
+            "cannot become the child subreaper (%s); a daemon that forks twice "
+            "is still watched through its pidfd, but its exit status will be "
+            "unknown",
+            exc.strerror,
+        )
+        return False
+    return True
 
 
 # --- start-up ---------------------------------------------------------------

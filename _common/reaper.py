@@ -31,27 +31,25 @@ def reap_children() -> list[tuple[int, int]]:
         reaped.append((pid, status))
 
 
-def set_child_subreaper() -> bool:
+def set_child_subreaper() -> None:
     """Make orphaned descendants re-parent to this process instead of PID 1.
 
     Needed whenever we are not PID 1 ourselves: a single-file program runs
     under its own bootloader, which only waits for its direct child
-    (prctl(2), PR_SET_CHILD_SUBREAPER, Linux 3.4+).  Returns False where the
-    call is not available.
+    (prctl(2), PR_SET_CHILD_SUBREAPER, Linux 3.4+).  Callers log what the
+    failure means for them.
+
+    Raises:
+        OSError: the kernel refused, or this C library has no prctl.
     """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        result = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        return False
+        result = libc.prctl(PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), 0, 0, 0)
+    except AttributeError:
+        raise OSError(errno.ENOSYS, "prctl is not available") from None
     if result != 0:
-        log.warning(
-            "cannot become the child subreaper (%s); orphans of services "
-            "will not be reaped by wingmate",
-            os.strerror(ctypes.get_errno()),
-        )
-        return False
-    return True
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
 
 
 def exit_code_of(status: int) -> int:

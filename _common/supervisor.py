@@ -109,7 +109,14 @@ class Supervisor:
     def _prepare(self) -> SignalPipe:
         self.is_init = is_container_init()
         if os.getpid() != 1:
-            set_child_subreaper()
+            try:
+                set_child_subreaper()
+            except OSError as exc:
+                log.warning(
+                    "cannot become the child subreaper (%s); orphans of "
+                    "services will not be reaped by wingmate",
+                    exc.strerror,
+                )
         release_free_memory()
         signals = SignalPipe(HANDLED_SIGNALS)
         self.selector.register(
