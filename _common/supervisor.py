@@ -11,6 +11,7 @@ import logging
 import os
 import selectors
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -196,18 +197,20 @@ class Supervisor:
 
     def _start_service(self, service: Service) -> None:
         service.restart_timer = None
-        child = self._spawn(service.spec, service.log)
-        if isinstance(child, TargetError):
+        process = self._spawn(service.spec, service.log)
+        if isinstance(process, TargetError):
             if service.spec.is_critical:
                 service.state = ServiceState.FAILED
                 self.begin_shutdown(
                     f"critical service {service.spec.name} cannot start",
-                    child.exit_code,
+                    process.exit_code,
                 )
                 return
             service.state = ServiceState.BACKOFF
             self._schedule_restart(service, uptime_s=0.0)
             return
+        child = Child(process, self.monotonic(), service.log)
+        self.children[child.pid] = child
         service.child = child
         service.state = ServiceState.RUNNING
         service.log.info("started, pid %d", child.pid)
@@ -305,12 +308,12 @@ class Supervisor:
                 _format_time(due.scheduled_s),
             )
             return
-        child = self._spawn(job, job_log)
-        if isinstance(child, TargetError):
+        process = self._spawn(job, job_log)
+        if isinstance(process, TargetError):
             return
         run = JobRun(
-            child.process,
-            child.started_at,
+            process,
+            self.monotonic(),
             job_log,
             spec=job,
             scheduled_s=due.scheduled_s,
@@ -350,7 +353,10 @@ class Supervisor:
 
     # --- spawning and reaping -------------------------------------------------
 
-    def _spawn(self, spec: ProcessSpec, spec_log: ServiceLogger) -> Child | TargetError:
+    def _spawn(
+        self, spec: ProcessSpec, spec_log: ServiceLogger
+    ) -> subprocess.Popen[bytes] | TargetError:
+        """Start ``spec`` with its output relayed; the caller records the child."""
         pipes = self._open_pipes(spec)
         try:
             process = spawn(spec, pipes[0][1], pipes[1][1], self.environ)
@@ -362,12 +368,10 @@ class Supervisor:
             for _read_fd, write_fd in pipes:
                 if write_fd is not None:
                     os.close(write_fd)
-        child = Child(process, self.monotonic(), spec_log)
-        self.children[process.pid] = child
         for (read_fd, _), stream in zip(pipes, ("stdout", "stderr"), strict=True):
             if read_fd is not None:
                 self._register_relay(read_fd, spec.name, stream)
-        return child
+        return process
 
     def _open_pipes(
         self, spec: ProcessSpec
