@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -14,8 +13,6 @@ from _common.errors import ConfigError, ConfigErrors
 from _common.schedule import next_runs
 from _common.spec import Config, ServiceSpec
 from _common.supervisor import Supervisor
-
-log = logging.getLogger(__name__)
 
 
 def check(directory: str, environ: Mapping[str, str] = os.environ) -> int:
@@ -44,9 +41,10 @@ def print_summary(config: Config) -> None:
         if job.schedule.is_reboot:
             out.write("    runs once when wingmate starts\n")
             continue
-        runs = next_runs(job.schedule, now, 3)
-        for run in runs:
-            out.write(f"    next: {run.astimezone().isoformat(timespec='seconds')}\n")
+        zone = job.schedule.timezone
+        for run in next_runs(job.schedule, now, 3):
+            local = run.astimezone(zone).isoformat(timespec="seconds")
+            out.write(f"    next: {local}\n")
 
 
 def _extras(service: ServiceSpec) -> str:
