@@ -41,9 +41,9 @@ def print_summary(config: Config) -> None:
         if job.schedule.is_reboot:
             out.write("    runs once when wingmate starts\n")
             continue
-        zone = job.schedule.timezone
+        # Shown in wingmate's own zone, the container's, whatever the job's.
         for run in next_runs(job.schedule, now, 3):
-            local = run.astimezone(zone).isoformat(timespec="seconds")
+            local = run.astimezone().isoformat(timespec="seconds")
             out.write(f"    next: {local}\n")
 
 
